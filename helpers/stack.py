@@ -116,12 +116,12 @@ def describe_resources(template: dict[str, Any]) -> list[dict[str, str]]:
             (props[k] for k in ("TableName", "QueueName", "Name", "RoleName", "LogGroupName") if k in props),
             "",
         )
-        rows.append({"logical_id": logical_id, "type": resource["Type"], "name": _display(name)})
+        rows.append({"logical_id": logical_id, "type": resource["Type"], "name": display_value(name)})
     return rows
 
 
-def _display(value: Any) -> str:
-    """A physical name for display; intrinsic functions are shown compactly."""
+def display_value(value: Any) -> str:
+    """A template value for display; intrinsic functions are shown compactly."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
