@@ -16,10 +16,11 @@ from momento.responses import CacheGet, CreateCache
 from helpers import clients
 from helpers.cache_ttl import remaining_ttl
 from helpers.config import Settings, load_settings
+from helpers.errors import WeatherlabError
 from helpers.progress import wait_until
 
 
-class CacheError(RuntimeError):
+class CacheError(WeatherlabError):
     """Momento answered with an error; the message says which call and what to do."""
 
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from helpers.config import ConfigError, Settings, load_settings
+from helpers.errors import WeatherlabError
 
 console = Console()
 
@@ -178,11 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear one-line error instead of a traceback for known failures
-        if type(exc).__name__ in {"StackError", "LocalCloudError", "DeployError", "NotRunningError"}:
-            console.print(f"[red]error:[/red] {exc}")
-            return 1
-        raise
+    except WeatherlabError as exc:  # known failures: one clear line instead of a traceback
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    except BrokenPipeError:  # e.g. `weatherlab local status --json | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -159,9 +159,10 @@ def dlq_url(settings: Settings) -> str:
 
 
 def read_dlq(
-    settings: Settings | None = None, *, expect: int = 0, timeout: float = 30.0, visibility: int = 30
+    settings: Settings | None = None, *, expect: int = 0, timeout: float = 30.0, visibility: int = 0
 ) -> list[DlqMessage]:
-    """Receive DLQ messages without deleting them (they reappear after ``visibility`` seconds).
+    """Peek at the DLQ: receive messages without deleting them (``visibility`` 0 leaves them visible
+    to the next reader; each message keeps its newest receipt handle, which :func:`redrive` deletes with).
 
     With ``expect`` > 0, keep polling until that many arrived or ``timeout`` passed (then return
     what arrived; the caller's checkpoint decides whether that is an error).
@@ -217,9 +218,13 @@ def redrive(
     """
     settings = settings or load_settings()
     dynamodb, sqs, url = aws_client("dynamodb", settings), aws_client("sqs", settings), dlq_url(settings)
-    written = 0
+    written, seen = 0, set()
     for message in messages:
         for record in stream_records_of(message, settings):
+            sequence = record["dynamodb"]["SequenceNumber"]
+            if sequence in seen:  # several pipes may dead-letter the same record: redrive it once
+                continue
+            seen.add(sequence)
             item = fix(record)
             if item is not None:
                 dynamodb.put_item(TableName=settings.names.table, Item=item)
@@ -242,3 +247,36 @@ def purge_dlq(settings: Settings | None = None) -> int:
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             deleted += 1
+
+
+def delivery_counts(
+    settings: Settings | None = None, *, since: float | None = None
+) -> dict[str, dict[str, int]]:
+    """Per pipe: how many executions succeeded (``delivered``) and failed since ``since``."""
+    counts: dict[str, dict[str, int]] = {}
+    for execution in executions(pipe_log_records(settings, since=since)):
+        entry = counts.setdefault(execution.pipe, {"delivered": 0, "failed": 0})
+        if execution.status == "SUCCEEDED":
+            entry["delivered"] += 1
+        elif execution.status == "FAILED":
+            entry["failed"] += 1
+    return counts
+
+
+def pipe_states(settings: Settings | None = None) -> list[dict[str, str]]:
+    """Each of the stack's pipes with its current and desired state (RUNNING once deployed)."""
+    settings = settings or load_settings()
+    pipes = aws_client("pipes", settings)
+    names = settings.names
+    rows = []
+    for name in (names.cache_put_pipe, names.topic_publish_pipe, names.cache_delete_pipe):
+        pipe = pipes.describe_pipe(Name=name)
+        rows.append(
+            {
+                "pipe": name,
+                "state": pipe["CurrentState"],
+                "desired": pipe["DesiredState"],
+                "reason": pipe.get("StateReason", ""),
+            }
+        )
+    return rows

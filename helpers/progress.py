@@ -45,3 +45,27 @@ def wait_until(
             result = probe()
             if result is not None:
                 return result
+
+
+class ResourceProgress:
+    """A progress callback for deploy/destroy: one tick per resource that finished (CloudFormation-style
+    statuses: ``*_COMPLETE``, ``*_FAILED`` or ``NO_CHANGE``), the current resource shown beside the bar."""
+
+    def __init__(self, total: int, desc: str = "resources", *, show: bool = True) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="resource", disable=not show)
+        self.history: list[tuple[str, str, str]] = []
+
+    def __call__(self, logical_id: str, resource_type: str, status: str) -> None:
+        self.history.append((logical_id, resource_type, status))
+        self.bar.set_postfix_str(f"{resource_type.split('::')[-1]} {status}", refresh=False)
+        if status.endswith(("_COMPLETE", "_FAILED")) or status == "NO_CHANGE":
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> ResourceProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import Settings, load_settings
+from helpers.errors import WeatherlabError
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTH_CACHE = ROOT / "build" / "synth"
@@ -32,7 +33,7 @@ QUIET_ENV = {
 }
 
 
-class StackError(RuntimeError):
+class StackError(WeatherlabError):
     """Synthesis or deployment failed; the message carries the tool's own explanation."""
 
 
@@ -134,9 +135,18 @@ Progress = Callable[[str, str, str], None]
 
 
 def deploy(settings: Settings | None = None, progress: Progress | None = None) -> dict[str, str]:
-    """Deploy (or update) the stack and return its outputs; idempotent in both modes."""
+    """Deploy (or update) the stack and return its outputs; idempotent in both modes.
+
+    ``progress(logical_id, type, status)`` is told about each resource (local mode); without one,
+    a progress bar counts the resources. Cloud mode streams the CDK CLI's own progress.
+    """
     settings = settings or load_settings()
     template = synth(settings)
+    if settings.is_local and progress is None:
+        from helpers.progress import ResourceProgress
+
+        with ResourceProgress(len(template["Resources"]), f"deploying {settings.names.stack}") as bar:
+            return deploy(settings, progress=bar)
     if settings.is_local:
         from helpers import clients
         from helpers.local import deployer
@@ -155,8 +165,12 @@ def destroy(settings: Settings | None = None, progress: Progress | None = None) 
     settings = settings or load_settings()
     if settings.is_local:
         from helpers.local import deployer
+        from helpers.progress import ResourceProgress
 
-        deployer.destroy(settings.names.stack, settings, progress=progress)
+        with ResourceProgress(
+            len(synth(settings)["Resources"]), f"destroying {settings.names.stack}", show=progress is None
+        ) as bar:
+            deployer.destroy(settings.names.stack, settings, progress=progress or bar)
         return
     _run_cdk(settings, ["destroy", "--force"])
 
@@ -220,3 +234,74 @@ def _run_cdk(settings: Settings, args: list[str], secret_args: list[str] | None 
             f"`cdk {args[0]}` failed (exit {proc.returncode}); its output is above. Check AWS credentials, "
             "region and that the account is bootstrapped (`npx cdk bootstrap`)."
         )
+
+
+def leftovers(settings: Settings | None = None) -> list[str]:
+    """Resources with this stack's physical names that still exist (empty after a clean destroy).
+
+    Checked through each service's own API, the same way in both modes.
+    """
+    from helpers.clients import aws_client
+
+    settings = settings or load_settings()
+    names = settings.names
+    found: list[str] = []
+
+    def check(label: str, probe: Callable[[], bool]) -> None:
+        try:
+            if probe():
+                found.append(label)
+        except Exception as exc:  # a NotFound-style error means gone; anything else is reported
+            gone = ("NotFound", "NoSuchEntity", "NonExistent")
+            if not any(marker in f"{type(exc).__name__} {exc}" for marker in gone):
+                found.append(f"{label} (could not check: {type(exc).__name__})")
+
+    ddb, sqs = aws_client("dynamodb", settings), aws_client("sqs", settings)
+    events, pipes = aws_client("events", settings), aws_client("pipes", settings)
+    secrets, logs, iam = (
+        aws_client("secretsmanager", settings),
+        aws_client("logs", settings),
+        aws_client("iam", settings),
+    )
+    check(f"table {names.table}", lambda: names.table in ddb.list_tables()["TableNames"])
+    check(f"queue {names.dlq}", lambda: bool(sqs.list_queues(QueueNamePrefix=names.dlq).get("QueueUrls")))
+    for pipe in (names.cache_put_pipe, names.topic_publish_pipe, names.cache_delete_pipe):
+        check(
+            f"pipe {pipe}",
+            lambda p=pipe: any(x["Name"] == p for x in pipes.list_pipes(NamePrefix=p)["Pipes"]),
+        )
+    for dest in (
+        names.cache_put_destination,
+        names.topic_publish_destination,
+        names.cache_delete_destination,
+    ):
+        check(
+            f"api destination {dest}",
+            lambda d=dest: any(
+                x["Name"] == d for x in events.list_api_destinations(NamePrefix=d)["ApiDestinations"]
+            ),
+        )
+    check(
+        f"connection {names.connection}",
+        lambda: any(
+            x["Name"] == names.connection
+            for x in events.list_connections(NamePrefix=names.connection)["Connections"]
+        ),
+    )
+    check(
+        f"secret {names.secret}",
+        lambda: any(
+            s["Name"] == names.secret
+            for s in secrets.list_secrets(Filters=[{"Key": "name", "Values": [names.secret]}])["SecretList"]
+        ),
+    )
+    group = f"{names.log_group_base}-{settings.aws_region}"
+    check(
+        f"log group {group}",
+        lambda: any(
+            g["logGroupName"] == group
+            for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        ),
+    )
+    check(f"role {names.role}", lambda: bool(iam.get_role(RoleName=names.role)))
+    return found

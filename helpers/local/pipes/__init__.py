@@ -1,0 +1,1 @@
+"""A local EventBridge Pipes engine (DynamoDB stream source, API destination target)."""
