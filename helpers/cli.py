@@ -25,6 +25,7 @@ from helpers.config import ConfigError, Settings, load_settings
 from helpers.errors import WeatherlabError
 
 console = Console()
+progress_console = Console(stderr=True)  # progress never mixes into machine-readable stdout
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -97,7 +98,9 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     settings = load_settings(mode="local")
     if args.action == "up":
-        report = supervisor.up(settings)
+        report = supervisor.up(
+            settings, progress=lambda part, message: progress_console.print(f"  {part}: {message}")
+        )
     elif args.action == "down":
         report = supervisor.down(settings)
     else:
@@ -156,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="serve gRPC + HTTP on 127.0.0.1 (--grpc-port P --http-port Q --api-key-file F)",
         add_help=False,
+        prefix_chars="+",  # REMAINDER drops leading "--options" (bpo-17050): pass them all to the server
     )
     serve.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_momento)

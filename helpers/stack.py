@@ -156,8 +156,31 @@ def deploy(settings: Settings | None = None, progress: Progress | None = None) -
             "MomentoApiEndpoint": clients.momento_http_endpoint(settings),
         }
         deployer.deploy(template, parameters, settings, progress=progress)
+        _wait_for_local_pipes(settings)
         return outputs(settings)
     return _cloud_deploy(settings)
+
+
+def _wait_for_local_pipes(settings: Settings, timeout: float = 30.0) -> None:
+    """Return once the local pipes engine runs the stack's pipes, as CloudFormation returns once a pipe is
+    RUNNING: the engine picks new pipes up a moment after the deploy and reads from LATEST, so a write
+    made before that would never be delivered."""
+    from helpers.local.pipes.status import engine_health
+    from helpers.local.state import read_state
+
+    status_url = read_state(settings).pipes_status_url
+    if not status_url:  # no engine part in this local cloud: nothing reads the stream
+        return
+    from helpers.progress import wait_until
+
+    names = settings.names
+    wanted = (names.cache_put_pipe, names.topic_publish_pipe, names.cache_delete_pipe)
+
+    def running() -> bool | None:
+        states = engine_health(status_url).get("pipes", {})
+        return True if all(states.get(pipe) == "RUNNING" for pipe in wanted) else None
+
+    wait_until(running, timeout=timeout, what="the local pipes engine to run the stack's pipes", interval=0.1)
 
 
 def destroy(settings: Settings | None = None, progress: Progress | None = None) -> None:

@@ -43,9 +43,10 @@ def test_env_example_documents_every_setting():
     assert re.search(r"^MOMENTO_API_KEY=$", text, re.M), ".env.example must not carry a key value"
 
 
-def test_ruff_is_clean():
-    proc = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout
+def test_ruff_is_clean_including_notebooks():
+    for command in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([str(BIN / "ruff"), *command], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, f"ruff {' '.join(command)}:\n{proc.stdout}{proc.stderr}"
 
 
 def test_environment_yml_matches_pyproject():

@@ -235,19 +235,9 @@ def test_malformed_templates_rejected(template, message, pipe_context):
 
 # --- the reference stack's three pipes (seed-stack.md "Target parameters") --------------------------
 
-CACHE_PUT = """{
-  "Location": <$.dynamodb.Keys.Location.S>,
-  "MaxTemp": <$.dynamodb.NewImage.MaxTemp.N>,
-  "MinTemp": <$.dynamodb.NewImage.MinTemp.N>,
-  "ChancesOfPrecipitation": <$.dynamodb.NewImage.ChancesOfPrecipitation.N>
-}"""
-TOPIC_PUBLISH = """{
-  "EventType": <$.eventName>,
-  "Location": <$.dynamodb.Keys.Location.S>,
-  "MaxTemp": <$.dynamodb.NewImage.MaxTemp.N>,
-  "MinTemp": <$.dynamodb.NewImage.MinTemp.N>,
-  "ChancesOfPrecipitation": <$.dynamodb.NewImage.ChancesOfPrecipitation.N>
-}"""
+from infra.stack import CACHE_PUT_TEMPLATE as CACHE_PUT  # noqa: E402
+from infra.stack import TOPIC_PUBLISH_TEMPLATE as TOPIC_PUBLISH  # noqa: E402
+
 NEW_IMAGE_PATHS = [
     "$.dynamodb.NewImage.MaxTemp.N",
     "$.dynamodb.NewImage.MinTemp.N",

@@ -27,13 +27,7 @@ class _Described(Handler):
         raise NotImplementedError
 
     def exists(self, current: Applied) -> bool:
-        try:
-            self.describe(current)
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return self.answers(lambda: self.describe(current))
 
 
 @register
@@ -145,15 +139,15 @@ class Policy(Handler):
 
     def exists(self, current: Applied) -> bool:
         iam = self.ctx.client("iam")
-        try:
-            for key, kind, arg in self._KINDS:
-                for target in current.data.get(key, []):
-                    getattr(iam, f"get_{kind}_policy")(**{arg: target}, PolicyName=current.data["name"])
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return all(
+            self.answers(
+                lambda k=kind, a=arg, t=target: getattr(iam, f"get_{k}_policy")(
+                    **{a: t}, PolicyName=current.data["name"]
+                )
+            )
+            for key, kind, arg in self._KINDS
+            for target in current.data.get(key, [])
+        )
 
     def delete(self, current: Applied) -> None:
         self._remove(current.data.get("name", ""), current.data)

@@ -123,6 +123,17 @@ class Handler:
     def name(self, logical_id: str, props: dict[str, Any], key: str, max_length: int = 64) -> str:
         return str(props.get(key) or self.ctx.physical_name(logical_id, max_length))
 
+    @staticmethod
+    def answers(call: Callable[[], Any]) -> bool:
+        """True if ``call`` succeeds, False if the resource it reads is not found; other errors raise."""
+        try:
+            call()
+        except Exception as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
     def ignore_missing(self, call: Callable[[], Any]) -> None:
         """Run a delete call; a resource that is already gone is fine."""
         try:

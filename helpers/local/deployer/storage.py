@@ -63,13 +63,7 @@ class Table(Handler):
         return self.ctx.client("dynamodb").describe_table(TableName=name)["Table"]["TableStatus"]
 
     def exists(self, current: Applied) -> bool:
-        try:
-            self._status(current.physical_id)
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return self.answers(lambda: self._status(current.physical_id))
 
     def delete(self, current: Applied) -> None:
         self.ignore_missing(lambda: self.ctx.client("dynamodb").delete_table(TableName=current.physical_id))
@@ -117,13 +111,9 @@ class Queue(Handler):
         return current
 
     def exists(self, current: Applied) -> bool:
-        try:
-            self.ctx.client("sqs").get_queue_url(QueueName=current.attributes["QueueName"])
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
-        return True
+        return self.answers(
+            lambda: self.ctx.client("sqs").get_queue_url(QueueName=current.attributes["QueueName"])
+        )
 
     def delete(self, current: Applied) -> None:
         self.ignore_missing(lambda: self.ctx.client("sqs").delete_queue(QueueUrl=current.physical_id))
