@@ -44,7 +44,7 @@ def _local_latencies(settings: Settings, since: float) -> dict[str, list[float]]
 
     found: dict[str, list[float]] = {}
     for record in read_executions(read_state(settings).pipes_status_url, limit=100_000):
-        if record.get("status") == "SUCCEEDED" and record.get("recordCreatedAt", 0) >= since - 1:
+        if record.get("status") == "SUCCEEDED" and record.get("recordCreatedAt", 0) >= since:
             found.setdefault(record["pipe"], []).append(float(record["latencyMs"]))
     return found
 
