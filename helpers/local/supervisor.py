@@ -16,21 +16,28 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
-import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from helpers.config import Secret, Settings
+from helpers.local.processes import (
+    HOST,
+    first_json_line,
+    free_port,
+    http_ok,
+    is_ours,
+    listening_sockets,
+    proc_stat,
+    spawn,
+    tail,
+    terminate,
+    wait_ready,
+)
 from helpers.local.state import (
     PARTS,
     LocalCloudError,
@@ -52,13 +59,8 @@ MODULES = {
     "pipes": "helpers.local.pipes",
 }
 START_TIMEOUT = 30.0  # seconds for a part to print its first line and answer its health check
-STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 HEALTH_GRACE = 15.0  # seconds a live but silent part gets (a busy machine) before `up` restarts it
-HOST = "127.0.0.1"
 Progress = Callable[[str, str], None]
-
-#: Popen objects of the children this process started, so they are reaped (no zombies) when stopped.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def available(part: str) -> bool:
@@ -72,75 +74,11 @@ def available(part: str) -> bool:
     return False
 
 
-# ----------------------------------------------------------------------------- process identity
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks) of a process, or None if it does not exist."""
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:  # reap our own exited child
-        _CHILDREN.pop(pid, None)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])
-
-
-def _is_ours(part: PartState) -> bool:
-    """The recorded process is alive (not a zombie) and is still the very process we started."""
-    stat = _proc_stat(part.pid)
-    if stat is None or stat[0] in ("Z", "X") or stat[1] != part.start_time:
-        return False
-    try:
-        argv = Path(f"/proc/{part.pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-    except OSError:
-        return False
-    return [a.decode(errors="replace") for a in argv] == part.argv
-
-
-def _http_ok(url: str, timeout: float = 5.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback URL we built)
-            return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of every TCP socket ``pid`` listens on (from /proc; IPv6 shown as hex)."""
-    inodes = set()
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return []
-    for fd in fds:
-        try:  # connections come and go while we look: skip fds that closed meanwhile
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    found = []
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            if cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
-                addr, port = cols[1].split(":")
-                if len(addr) == 8:
-                    addr = socket.inet_ntoa(bytes.fromhex(addr)[::-1])
-                found.append((addr, int(port, 16)))
-    return found
-
-
 def _healthy(name: str, part: PartState) -> tuple[bool, str]:
     """(healthy, reason) of one part: our process, answering its health URL (and owning its port)."""
-    if not _is_ours(part):
+    if not is_ours(part):
         return False, "process is gone (or its pid now belongs to another program)"
-    if not _http_ok(part.health_url):
+    if not http_ok(part.health_url):
         return False, f"no answer from {part.health_url}"
     if name == "aws" and (HOST, part.ports["http"]) not in listening_sockets(part.pid):
         return False, f"port {part.ports['http']} is served by another process"
@@ -153,98 +91,32 @@ def _healthy_within(name: str, part: PartState, grace: float) -> bool:
     while True:
         if _healthy(name, part)[0]:
             return True
-        if not _is_ours(part) or time.monotonic() > deadline:
+        if not is_ours(part) or time.monotonic() > deadline:
             return False
         time.sleep(0.25)
 
 
-# ----------------------------------------------------------------------------- start and stop
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no output)"
-
-
-def _spawn(argv: list[str], stdout: Path, stderr: Path) -> subprocess.Popen[bytes]:
-    """Start ``argv`` detached (own session); the files are handed over, the parent keeps no pipe."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with stdout.open("wb") as out, stderr.open("ab") as err:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if stderr == stdout else err,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-        )
-    _CHILDREN[proc.pid] = proc
-    return proc
-
-
-def _wait(
-    what: str, check: Callable[[], Any], proc: subprocess.Popen[bytes], log: Path, timeout: float
-) -> Any:
-    """Poll ``check`` every 50 ms until it returns something truthy; fail if ``proc`` exits or on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if proc.poll() is not None:
-            _CHILDREN.pop(proc.pid, None)
-            raise LocalCloudError(
-                f"{what} exited with code {proc.returncode}; last lines of {log}:\n{_tail(log)}"
-            )
-        if time.monotonic() > deadline:
-            _terminate(proc.pid)
-            raise LocalCloudError(
-                f"{what} did not become ready within {timeout:.0f} s; last lines of {log}:\n{_tail(log)}"
-            )
-        time.sleep(0.05)
-
-
-def _first_json_line(path: Path) -> dict[str, Any] | None:
-    try:
-        text = path.read_text()
-    except OSError:
-        return None
-    if "\n" not in text:
-        return None
-    try:
-        return json.loads(text.split("\n", 1)[0])
-    except ValueError as exc:
-        raise LocalCloudError(f"{path}: the first output line is not the JSON handshake ({exc})") from exc
-
-
 def _part_state(proc: subprocess.Popen[bytes], argv: list[str], log: Path, **kwargs: Any) -> PartState:
-    stat = _proc_stat(proc.pid)
+    stat = proc_stat(proc.pid)
     if stat is None:
         raise LocalCloudError(f"{argv[2]} (pid {proc.pid}) vanished right after starting; see {log}")
     return PartState(pid=proc.pid, argv=argv, start_time=stat[1], log_file=str(log), **kwargs)
 
 
 def _moto_ready(url: str, port: int, pid: int) -> bool:
-    return _http_ok(f"{url}/moto-api/") and (HOST, port) in listening_sockets(pid)
+    return http_ok(f"{url}/moto-api/") and (HOST, port) in listening_sockets(pid)
 
 
 def _start_aws(logs: Path, prev: PartState | None) -> PartState:
     log = logs / "aws.log"
     candidates = [prev.ports["http"]] if prev else []
     for attempt in range(4):
-        port = candidates[attempt] if attempt < len(candidates) else _free_port()
+        port = candidates[attempt] if attempt < len(candidates) else free_port()
         argv = [sys.executable, "-m", MODULES["aws"], "-H", HOST, "-p", str(port)]
-        proc = _spawn(argv, log, log)
+        proc = spawn(argv, log, log)
         url = f"http://{HOST}:{port}"
         try:
-            _wait(
+            wait_ready(
                 f"moto server on port {port}",
                 functools.partial(_moto_ready, url, port, proc.pid),
                 proc,
@@ -252,7 +124,7 @@ def _start_aws(logs: Path, prev: PartState | None) -> PartState:
                 START_TIMEOUT,
             )
         except LocalCloudError:
-            if "Address already in use" in _tail(log, 40) and attempt < 3:
+            if "Address already in use" in tail(log, 40) and attempt < 3:
                 continue  # someone took the port between our probe and the bind: try another one
             raise
         return _part_state(proc, argv, log, endpoint=url, health_url=f"{url}/moto-api/", ports={"http": port})
@@ -263,22 +135,24 @@ def _start_handshake(name: str, argv_tail: list[str], logs: Path, fallback: list
     """Start a part that prints a JSON handshake line first; ``fallback`` = args to retry with (port 0)."""
     log, out, err = logs / f"{name}.log", logs / f"{name}.stdout", logs / f"{name}.stderr"
     argv = [sys.executable, "-m", MODULES[name], *argv_tail, "--log-file", str(log)]
-    proc = _spawn(argv, out, err)
+    proc = spawn(argv, out, err)
     try:
-        hello = _wait(f"{MODULES[name]} (handshake)", lambda: _first_json_line(out), proc, err, START_TIMEOUT)
+        hello = wait_ready(
+            f"{MODULES[name]} (handshake)", lambda: first_json_line(out), proc, err, START_TIMEOUT
+        )
     except LocalCloudError:
         if fallback is None:
             raise
         return _start_handshake(name, fallback, logs, None)
     if int(hello.get("pid", proc.pid)) != proc.pid:
-        _terminate(proc.pid)
+        terminate(proc.pid)
         raise LocalCloudError(
             f"{MODULES[name]} reported pid {hello.get('pid')} but was started as {proc.pid}"
         )
     ports = {k.removesuffix("_port"): int(v) for k, v in hello.items() if k.endswith("_port")}
     http = ports.get("http", ports.get("status", 0))
     endpoint = f"http://{HOST}:{http}"
-    _wait(f"{MODULES[name]} health", lambda: _http_ok(f"{endpoint}/health"), proc, err, START_TIMEOUT)
+    wait_ready(f"{MODULES[name]} health", lambda: http_ok(f"{endpoint}/health"), proc, err, START_TIMEOUT)
     return _part_state(proc, argv, log, endpoint=endpoint, health_url=f"{endpoint}/health", ports=ports)
 
 
@@ -301,29 +175,10 @@ def _start(
     return _start_handshake(name, tail, logs, None)
 
 
-def _terminate(pid: int, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the process group led by ``pid`` (our own session), wait, then SIGKILL; reap if our child."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            stat = _proc_stat(pid)
-            if stat is None or stat[0] in ("Z", "X"):
-                child = _CHILDREN.pop(pid, None)
-                if child is not None:
-                    child.wait(timeout=5)
-                return
-            time.sleep(0.05)
-    raise LocalCloudError(f"process {pid} survived SIGKILL for 5 s; check it with `ps -p {pid}`")
-
-
 def _stop(part: PartState) -> str:
-    if not _is_ours(part):
+    if not is_ours(part):
         return "not running"
-    _terminate(part.pid)
+    terminate(part.pid)
     return "stopped"
 
 
