@@ -197,3 +197,23 @@ def test_request_log_has_one_json_line_per_request_and_never_the_key(
     assert any(entry.get("path") == f"/cache/{cache_name}" and entry["status"] == 403 for entry in lines)
     assert any(entry.get("proto") == "grpc" and entry["op"] == "CreateCache" for entry in lines)
     assert api_key not in request_log.read_text()
+
+
+def test_an_unexpected_server_error_is_a_500_and_the_server_keeps_serving(
+    http: httpx.Client, cache_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Momento documents 500 for internal errors: a failing store call answers 500 with a JSON body,
+    never a dropped connection, and the next request is served normally. (The embedded server runs in
+    this process, so breaking the store class breaks the server's store.)"""
+    from helpers.local.momento.store import MomentoStore
+
+    def broken_get(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(MomentoStore, "get", broken_get)
+    failed = http.get(f"/cache/{cache_name}", params={"key": "k"})
+    assert failed.status_code == 500
+    assert failed.json() == {"error": "Internal Server Error"}
+    assert "disk on fire" not in failed.text  # internals are not leaked to the caller
+    monkeypatch.undo()
+    assert http.get(f"/cache/{cache_name}", params={"key": "k"}).status_code == 404
