@@ -102,6 +102,15 @@ class Execution:
         }
 
 
+def stages_of(records: Iterable[dict[str, Any]], execution_id: str) -> list[dict[str, Any]]:
+    """The log records of one execution, in order, as rows (message type, level, timestamp)."""
+    return [
+        {"messageType": r.get("messageType"), "logLevel": r.get("logLevel"), "timestamp": r.get("timestamp")}
+        for r in records
+        if r.get("executionId") == execution_id
+    ]
+
+
 def executions(records: Iterable[dict[str, Any]]) -> list[Execution]:
     """Group log records by execution id; status is SUCCEEDED/FAILED once the execution ended."""
     found: dict[str, Execution] = {}
@@ -139,6 +148,15 @@ class DlqMessage:
     @property
     def batch(self) -> dict[str, Any]:
         return self.body.get("DDBStreamBatchInfo", {})
+
+    def as_row(self) -> dict[str, str]:
+        """One line: which pipe gave up, why, and where the failed records start."""
+        context = self.body.get("context", {})
+        return {
+            "pipe": context.get("partnerResourceArn", "").rsplit("/", 1)[-1],
+            "condition": context.get("condition", ""),
+            "first sequence": self.batch.get("startSequenceNumber", ""),
+        }
 
     def explain(self) -> list[dict[str, str]]:
         """Each field of the message with its value and what it means."""

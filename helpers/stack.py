@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -84,7 +85,7 @@ def synth(settings: Settings | None = None, *, use_cache: bool = True) -> dict[s
     tmp = cached.with_suffix(".tmp")
     tmp.write_text(json.dumps(template, indent=1))
     tmp.replace(cached)
-    _remove_tree(outdir)
+    shutil.rmtree(outdir, ignore_errors=True)
     return template
 
 
@@ -100,12 +101,6 @@ def _explain_failure(outdir: Path, stderr: str) -> str:
             return "cdk-nag findings (fix them or acknowledge them in infra/stack.py):\n" + "\n".join(lines)
     tail = [line for line in stderr.splitlines() if line.strip() and not line.startswith("!!")][-25:]
     return "\n".join(tail)
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def describe_resources(template: dict[str, Any]) -> list[dict[str, str]]:
@@ -257,6 +252,19 @@ def _run_cdk(settings: Settings, args: list[str], secret_args: list[str] | None 
             f"`cdk {args[0]}` failed (exit {proc.returncode}); its output is above. Check AWS credentials, "
             "region and that the account is bootstrapped (`npx cdk bootstrap`)."
         )
+
+
+def destroy_if_confirmed(settings: Settings | None = None, confirm: bool = False) -> bool:
+    """Destroy the stack; in cloud mode only with ``confirm`` (the stack bills while it exists).
+
+    Returns whether it was destroyed; without confirmation in the cloud it says so and deletes nothing.
+    """
+    settings = settings or load_settings()
+    if settings.is_local or confirm:
+        destroy(settings)
+        return True
+    print("cloud mode: set confirm_destroy = True to delete the stack (nothing was deleted)")
+    return False
 
 
 def leftovers(settings: Settings | None = None) -> list[str]:

@@ -118,6 +118,15 @@ def random_row(
     )
 
 
+def item_with_ttl(stream_record: dict[str, Any], ttl: int = 300) -> dict[str, Any] | None:
+    """A redrive fix: the row of a failed stream record, given ``ttl`` if it had no TTL; None for a
+    REMOVE (nothing to write back)."""
+    item = stream_record.get("dynamodb", {}).get("NewImage")
+    if item is None:
+        return None
+    return {**item, "TTL": item.get("TTL", {"N": str(ttl)})}
+
+
 def table_name(settings: Settings | None = None) -> str:
     """The weather table's name for these settings (the stack's ``TableName`` output)."""
     return (settings or load_settings()).names.table

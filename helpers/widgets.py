@@ -23,7 +23,7 @@ import ipywidgets as w
 from helpers import cache, clients, observe
 from helpers.config import Settings, load_settings
 from helpers.topics import TopicMessage, TopicSubscriber
-from helpers.weather import CITIES, WeatherError, WeatherRow, delete_row, get_row, put_row, random_row
+from helpers.weather import CITIES, WeatherRow, delete_row, get_row, put_row, random_row
 
 MAX_SHOWN_MESSAGES = 20
 
@@ -98,7 +98,7 @@ class RowForm:
         try:
             row = self.row()
             put_row(row, self.settings)
-        except (WeatherError, Exception) as exc:
+        except Exception as exc:
             self.status.value = f"<span style='color:darkred'>{html.escape(str(exc))}</span>"
             return None
         self.status.value = (
